@@ -1,0 +1,19 @@
+import type { MintRequest, MintResponse } from '../gen/chittyid/v1/chittyid.js';
+import { parseId } from '../minting/id-format.js';
+import type { MintService } from '../minting/mint.service.js';
+import { toChittyIdMessage } from './components.js';
+import { toMintSpec } from './mint-request.js';
+import type { RpcDefinition } from './unary.js';
+
+export function mintRpc(deps: { mintService: MintService; defaultJurisdiction: string }): RpcDefinition<MintRequest, MintResponse> {
+  return {
+    method: 'Mint',
+    scope: 'chittyid:mint',
+    async handle(request, ctx) {
+      const spec = toMintSpec(request, 'mint', 1, { ...ctx, defaultJurisdiction: deps.defaultJurisdiction });
+      const [value] = await deps.mintService.mint(spec);
+      const parsed = parseId(value!);
+      return { id: toChittyIdMessage(value!, parsed.id!) };
+    },
+  };
+}
