@@ -4,6 +4,7 @@ import type { ChittyIdRepository, MintWrite } from '../db/chitty-id.repository.j
 import type { MintPool } from '../pool/mint-pool.js';
 import type { Clock } from './clock.js';
 import { yymmOf } from './id-format.js';
+import { withSpan } from '../telemetry/tracing.js';
 import { requestHashOf, type MintSpec } from './mint-spec.js';
 import type { SequenceAllocator } from './sequence-allocator.js';
 
@@ -65,7 +66,7 @@ export function createMintService(options: MintServiceOptions): MintService {
       while (n < queue.length && (n === 0 || rows + queue[n]!.spec.count <= maxGroupRows)) rows += queue[n++]!.spec.count;
       const group = queue.splice(0, n);
       inFlight++;
-      void commitGroup(group).finally(() => {
+      void withSpan('chittyid.mint.group', { 'chittyid.ids': rows, 'chittyid.requests': group.length }, () => commitGroup(group)).catch(() => {}).finally(() => {
         inFlight--;
         schedule();
       });
@@ -114,7 +115,7 @@ export function createMintService(options: MintServiceOptions): MintService {
     try {
       const total = leaders.reduce((sum, p) => sum + p.spec.count, 0);
       const counterRanges = await allocator.take(total);
-      const ids = await pool.mint({
+      const ids = await withSpan('chittyid.worker.task', { 'chittyid.ids': total, 'chittyid.requests': leaders.length }, () => pool.mint({
         counterRanges,
         total,
         yymm: yymmOf(clock.now()),
@@ -122,7 +123,7 @@ export function createMintService(options: MintServiceOptions): MintService {
           count: spec.count, region: spec.region, jurisdiction: spec.jurisdiction,
           entityType: spec.entityType, trustLevel: spec.trustLevel,
         })),
-      });
+      }));
       let offset = 0;
       const writes: MintWrite[] = leaders.map(({ spec, requestHash }) => {
         const slice = ids.slice(offset, offset + spec.count);
@@ -135,7 +136,7 @@ export function createMintService(options: MintServiceOptions): MintService {
             ? { idempotency: { key: spec.idempotencyKey, requestHash } } : {}),
         };
       });
-      const accepted = await repository.commitMints(writes);
+      const accepted = await withSpan('chittyid.db.write', { 'chittyid.rows': total, 'chittyid.requests': leaders.length }, () => repository.commitMints(writes));
       observer?.onGroupCommitted?.({ requests: leaders.length, rows: total, durationMs: performance.now() - started });
       await Promise.all(leaders.map(async (p, i) => {
         try {
