@@ -63,52 +63,57 @@ function toRecord(row: { [K in keyof RecordColumns]: unknown }): IdRecordRow {
   };
 }
 
+/**
+ * Inserts the IDs of several writes with one statement: rows are unnested from arrays, and each
+ * row takes its write's metadata, principal and key by subscript.
+ */
+async function insertIds(db: Kysely<Database>, writes: readonly MintWrite[]): Promise<void> {
+  const ids: string[] = [];
+  const writeIndex: number[] = [];
+  const metadata: string[] = [];
+  const principals: string[] = [];
+  const keys: (string | null)[] = [];
+  for (const w of writes) {
+    metadata.push(w.metadataJson);
+    principals.push(w.principal);
+    keys.push(w.idempotency?.key ?? null);
+    const n = metadata.length;
+    for (const id of w.ids) { ids.push(id); writeIndex.push(n); }
+  }
+  if (ids.length === 0) return;
+  await sql`
+    INSERT INTO chitty_ids (id, metadata, principal, idempotency_key)
+    SELECT r.id, (${metadata}::jsonb[])[r.w], (${principals}::text[])[r.w], (${keys}::text[])[r.w]
+    FROM unnest(${ids}::text[], ${writeIndex}::int[]) AS r(id, w)`.execute(db);
+}
+
 export function createChittyIdRepository(db: Kysely<Database>): ChittyIdRepository {
   return {
     async commitMints(writes) {
+      // Without idempotency keys the group is one INSERT statement, atomic on its own, so it
+      // commits in one round trip instead of BEGIN / INSERT / COMMIT.
+      if (writes.every((w) => w.idempotency === undefined)) {
+        await insertIds(db, writes);
+        return writes.map(() => true);
+      }
       return db.transaction().execute(async (trx) => {
-        const accepted = writes.map(() => true);
         const keyed = writes.map((w, i) => ({ w, i })).filter((x) => x.w.idempotency !== undefined);
-        if (keyed.length > 0) {
-          // ON CONFLICT DO NOTHING waits for a concurrent holder of the same key to commit, so
-          // exactly one request wins each key; the others answer from the winner's row later.
-          const won = await trx
-            .insertInto('idempotency_keys')
-            .values(keyed.map(({ w }) => ({
-              principal: w.principal,
-              idempotency_key: w.idempotency!.key,
-              request_hash: w.idempotency!.requestHash,
-              ids: sql<string[]>`${w.ids as string[]}::text[]`,
-            })))
-            .onConflict((oc) => oc.columns(['principal', 'idempotency_key']).doNothing())
-            .returning(['principal', 'idempotency_key'])
-            .execute();
-          const winners = new Set(won.map((r) => `${r.principal}\u0000${r.idempotency_key}`));
-          for (const { w, i } of keyed) {
-            accepted[i] = winners.delete(`${w.principal}\u0000${w.idempotency!.key}`);
-          }
-        }
-        const ids: string[] = [];
-        const writeIndex: number[] = [];
-        const metadata: string[] = [];
-        const principals: string[] = [];
-        const keys: (string | null)[] = [];
-        writes.forEach((w, i) => {
-          if (!accepted[i]) return;
-          metadata.push(w.metadataJson);
-          principals.push(w.principal);
-          keys.push(w.idempotency?.key ?? null);
-          const n = metadata.length;
-          for (const id of w.ids) { ids.push(id); writeIndex.push(n); }
-        });
-        if (ids.length > 0) {
-          // One statement for the whole group: rows are unnested from arrays, and each row
-          // takes its request's metadata, principal and key by subscript.
-          await sql`
-            INSERT INTO chitty_ids (id, metadata, principal, idempotency_key)
-            SELECT r.id, (${metadata}::jsonb[])[r.w], (${principals}::text[])[r.w], (${keys}::text[])[r.w]
-            FROM unnest(${ids}::text[], ${writeIndex}::int[]) AS r(id, w)`.execute(trx);
-        }
+        // ON CONFLICT DO NOTHING waits for a concurrent holder of the same key to commit, so
+        // exactly one request wins each key; the others answer from the winner's row later.
+        const won = await trx
+          .insertInto('idempotency_keys')
+          .values(keyed.map(({ w }) => ({
+            principal: w.principal,
+            idempotency_key: w.idempotency!.key,
+            request_hash: w.idempotency!.requestHash,
+            ids: sql<string[]>`${w.ids as string[]}::text[]`,
+          })))
+          .onConflict((oc) => oc.columns(['principal', 'idempotency_key']).doNothing())
+          .returning(['principal', 'idempotency_key'])
+          .execute();
+        const winners = new Set(won.map((r) => `${r.principal}\u0000${r.idempotency_key}`));
+        const accepted = writes.map((w) => w.idempotency === undefined || winners.delete(`${w.principal}\u0000${w.idempotency.key}`));
+        await insertIds(trx, writes.filter((_, i) => accepted[i]));
         return accepted;
       });
     },

@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { PgliteDialect } from './pglite-dialect.js';
 import type { Database } from './tables.js';
+import { ConfigError } from '../config.js';
 
 /** The service's database handle: Kysely over PostgreSQL (pg) or the embedded PGlite. */
 export interface DatabaseHandle {
@@ -42,7 +43,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       async close() { await db.destroy(); },
     };
   }
-  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGlite } = await importPglite();
   mkdirSync(options.dataDir, { recursive: true });
   const pglite = await PGlite.create(`${options.dataDir.replace(/\/$/, '')}/pglite`);
   const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
@@ -52,6 +53,18 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     async ping() { await sql`select 1`.execute(db); },
     async close() { await db.destroy(); },
   };
+}
+
+/**
+ * PGlite is an optional dependency: the container image leaves it out (it is 20 MB) and runs on
+ * PostgreSQL, so without it DATABASE_URL is required.
+ */
+async function importPglite(): Promise<typeof import('@electric-sql/pglite')> {
+  try {
+    return await import('@electric-sql/pglite');
+  } catch (err) {
+    throw new ConfigError('DATABASE_URL: required here, because the embedded database (@electric-sql/pglite) is not installed', { cause: err });
+  }
 }
 
 /** Wraps an existing PGlite instance (tests share one per file because creating one is slow). */
