@@ -67,7 +67,8 @@ WORKDIR /app
 COPY --from=builder /build/package.json /build/package-lock.json ./
 COPY --from=builder /build/node_modules ./node_modules
 COPY --from=builder /build/dist ./dist
-# The .proto contract, for runtimes that load it (reflection, proto-loader).
+# The .proto contract, shipped with the image so operators can hand it to client teams
+# (reflection itself serves the compiled descriptors in dist/src/gen/descriptor-set.js).
 COPY --from=builder /build/proto ./proto
 
 ENV NODE_ENV=production \

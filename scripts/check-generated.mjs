@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Fails when src/gen is out of date with proto/: regenerates into a scratch folder with the same
-// buf template and compares every file byte for byte.
+// Fails when src/gen is out of date with proto/: regenerates (ts-proto stubs and the reflection
+// descriptor set) into a scratch folder with the same buf template and compares byte for byte.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ try {
     .replace('../node_modules/ts-proto/protoc-gen-ts_proto', join(root, 'node_modules/ts-proto/protoc-gen-ts_proto'));
   writeFileSync(join(scratch, 'proto', 'buf.gen.yaml'), template);
   execFileSync(join(root, 'node_modules/.bin/buf'), ['generate'], { cwd: join(scratch, 'proto'), stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'scripts/generate-descriptors.mjs'), join(scratch, 'proto'), join(scratch, 'gen', 'descriptor-set.ts')], { stdio: 'inherit' });
 
   const list = (dir) => readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
