@@ -52,6 +52,8 @@ LABEL org.opencontainers.image.created="${BUILD_DATE}" \
 # No curl: the HEALTHCHECK uses busybox wget, already in the base image (smaller, fewer CVEs).
 # The base image's npm/yarn/corepack are removed: the container runs node directly, and
 # npm's own dependency tree is the usual source of scanner findings (SOP 5.2.2).
+# /app/tmp is 1777 (like /tmp) because a tmpfs mounted over it (compose read_only + tmpfs) is
+# root-owned and takes this directory's mode: with 0755 the service (TMPDIR) could not write there.
 RUN apk add --no-cache tini \
  && rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
            /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
@@ -59,7 +61,8 @@ RUN apk add --no-cache tini \
  && addgroup -g 1001 -S chittyid \
  && adduser -u 1001 -S -D -H -G chittyid -s /sbin/nologin chittyid \
  && mkdir -p /app/logs /app/tmp /app/data \
- && chown chittyid:chittyid /app/logs /app/tmp /app/data
+ && chown chittyid:chittyid /app/logs /app/tmp /app/data \
+ && chmod 1777 /app/tmp
 
 WORKDIR /app
 

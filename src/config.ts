@@ -1,4 +1,4 @@
-import { bool, cleanEnv, makeValidator, num, port, str } from 'envalid';
+import { bool, cleanEnv, makeValidator, num, str } from 'envalid';
 import { readSecret } from './secrets.js';
 import { isKnownJurisdiction } from './minting/jurisdiction.js';
 
@@ -59,7 +59,9 @@ export function resolveDatabaseUrl(raw: string | undefined, env: NodeJS.ProcessE
   if (raw === undefined || raw === '') return undefined;
   let url: URL;
   try {
-    url = new URL(raw);
+    // libpq's socket form `postgresql://user@/db?host=/run/postgresql` has no hostname, which
+    // WHATWG URL refuses; the `host` parameter is what pg connects to either way.
+    url = new URL(raw.replace(/^(postgres(?:ql)?:\/\/[^/?#]*@)(?=\/)/, '$1localhost'));
   } catch {
     throw new ConfigError('DATABASE_URL: not a valid URL (expected postgresql://user@host:5432/db)');
   }
@@ -69,10 +71,15 @@ export function resolveDatabaseUrl(raw: string | undefined, env: NodeJS.ProcessE
   const fromParam = url.searchParams.get('password_file');
   url.searchParams.delete('password_file');
   let password: string | undefined;
-  try {
-    password = fromParam ? readSecret({ P_FILE: fromParam }, 'P') : readSecret(env, 'DATABASE_PASSWORD');
-  } catch (err) {
-    throw new ConfigError(`DATABASE_URL: password_file ${(err as Error).message.replace(/^P_FILE: /, '')}`);
+  if (fromParam) {
+    try {
+      password = readSecret({ P_FILE: fromParam }, 'P');
+    } catch (err) {
+      throw new ConfigError(`DATABASE_URL: password_file ${(err as Error).message.replace(/^P_FILE: /, '')}`);
+    }
+  } else {
+    // Errors here are about DATABASE_PASSWORD(_FILE), so they name that variable, not DATABASE_URL.
+    password = secret(env, 'DATABASE_PASSWORD');
   }
   if (password !== undefined) url.password = encodeURIComponent(password);
   return url.toString();
@@ -97,7 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       GRPC_PORT: int(0, 65535)({ default: 50051 }),
       PORT: int(0, 65535)({ default: 3000 }),
       ENABLE_METRICS: bool({ default: false }),
-      METRICS_PORT: port({ default: 9090 }),
+      METRICS_PORT: int(0, 65535)({ default: 9090 }),
       CHITTYID_NODE_ID: int(1, 2_147_483_647)({ default: 1 }),
       CHITTYID_DEFAULT_JURISDICTION: jurisdiction({ default: 'USA' }),
       MAX_BATCH_SIZE: int(1, 100_000)({ default: 1000 }),

@@ -6,7 +6,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { createFf1 } from '../src/minting/ff1.js';
-import { formatId, MINT_VERSION, sequenceDigits } from '../src/minting/id-format.js';
+import { formatId, MINT_VERSION, sequenceDigits } from '../src/minting/id-writer.js';
 import type { MintTask } from '../src/pool/mint-task.js';
 
 const ff1 = createFf1(Buffer.from((workerData as { ff1KeyHex: string }).ff1KeyHex, 'hex'), 12);

@@ -1,26 +1,16 @@
 import { checksumOf } from './checksum.js';
 import { isEntityLetter, type EntityLetter } from './entity-type.js';
+import { bodyOf } from './id-writer.js';
 import { regionOf } from './jurisdiction.js';
 
-/** The version this service mints; 03 is only validated (SPEC §1). */
-export const MINT_VERSION = '04';
 export const SEQUENCE_DIGITS: Readonly<Record<string, number>> = { '03': 4, '04': 12 };
 /** 10^12: the size of the v04 sequence space. */
 export const SEQUENCE_SPACE = 1_000_000_000_000;
 /** Longer input is rejected before it is parsed (the longest valid ID has 33 characters). */
 export const MAX_ID_LENGTH = 64;
 
-/** The parsed fields of a ChittyID. */
-export interface IdComponents {
-  readonly version: string;
-  readonly region: number;
-  readonly jurisdiction: string;
-  readonly sequence: string;
-  readonly entityType: EntityLetter;
-  readonly yymm: string;
-  readonly trustLevel: number;
-  readonly checksum: string;
-}
+export type { IdComponents } from './id-writer.js';
+import type { IdComponents } from './id-writer.js';
 
 /** Stable reason codes returned by Validate. */
 export type ValidationReason =
@@ -62,23 +52,3 @@ export function parseId(value: string): ParseResult {
   return { valid: true, reason: 'OK', id };
 }
 
-/** The checksummed body: the first seven fields without hyphens. */
-function bodyOf(id: Omit<IdComponents, 'checksum'>): string {
-  return `${id.version}${id.region}${id.jurisdiction}${id.sequence}${id.entityType}${id.yymm}${id.trustLevel}`;
-}
-
-/** Formats the fields into an ID string, computing the checksum. */
-export function formatId(id: Omit<IdComponents, 'checksum'>): string {
-  return `${id.version}-${id.region}-${id.jurisdiction}-${id.sequence}-${id.entityType}-${id.yymm}-${id.trustLevel}-${checksumOf(bodyOf(id))}`;
-}
-
-/** UTC year and month of an instant as YYMM. */
-export function yymmOf(epochMs: number): string {
-  const d = new Date(epochMs);
-  const yy = d.getUTCFullYear() % 100;
-  const mm = d.getUTCMonth() + 1;
-  return `${yy < 10 ? '0' : ''}${yy}${mm < 10 ? '0' : ''}${mm}`;
-}
-
-/** The 12-digit, zero-padded decimal form of a permuted sequence number. */
-export const sequenceDigits = (n: number): string => String(n).padStart(12, '0');

@@ -3,7 +3,7 @@ import { ChittyError, toChittyError } from '../errors.js';
 import type { ChittyIdRepository, MintWrite } from '../db/chitty-id.repository.js';
 import type { MintPool } from '../pool/mint-pool.js';
 import type { Clock } from './clock.js';
-import { yymmOf } from './id-format.js';
+import { yymmOf } from './id-writer.js';
 import { withSpan } from '../telemetry/tracing.js';
 import { requestHashOf, type MintSpec } from './mint-spec.js';
 import type { SequenceAllocator } from './sequence-allocator.js';

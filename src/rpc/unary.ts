@@ -3,6 +3,7 @@ import { status, type handleUnaryCall, type Metadata, type ServerUnaryCall } fro
 import { ChittyError, toChittyError, toServiceError } from '../errors.js';
 import type { Scope } from '../auth/scopes.js';
 import { currentTraceId, withSpan } from '../telemetry/tracing.js';
+import { telemetryActive } from '../telemetry/telemetry-shutdown.js';
 
 /** What a handler knows about its call beyond the request. */
 export interface CallContext {
@@ -56,12 +57,17 @@ function deadlineOf(call: ServerUnaryCall<unknown, unknown>): number | undefined
  * callback, and every error mapped once to a documented status with a safe message.
  */
 export function unary<Req, Res>(policy: RpcPolicy, def: RpcDefinition<Req, Res>): handleUnaryCall<Req, Res> {
+  // Spans only when instrumentation.ts started the SDK: without it a span is pure overhead.
+  const spanName = `chittyid.${def.method}`;
+  const traced = telemetryActive()
+    ? <T>(attributes: Record<string, string>, fn: () => Promise<T>) => withSpan(spanName, attributes, fn)
+    : <T>(_attributes: Record<string, string>, fn: () => Promise<T>) => fn();
   return (call, callback) => {
     const started = performance.now();
     const requestId = firstValue(call.metadata, 'x-request-id') ?? randomUUID();
     let principal: string | undefined;
     policy.callStarted();
-    void withSpan(`chittyid.${def.method}`, { 'rpc.method': def.method, 'chittyid.request_id': requestId }, async () => {
+    void traced({ 'rpc.method': def.method, 'chittyid.request_id': requestId }, async () => {
       if (!policy.acceptingCalls()) throw new ChittyError(status.UNAVAILABLE, 'server is shutting down');
       principal = policy.authenticate(call.metadata, def.scope);
       policy.rateLimit(principal, def.cost?.(call.request) ?? 1);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatId, parseId, yymmOf } from '../../src/minting/id-format.js';
+import { parseId } from '../../src/minting/id-format.js';
+import { formatId, yymmOf } from '../../src/minting/id-writer.js';
 
 describe('parseId', () => {
   it.each(['03-1-USA-4448-P-2609-0-88', '04-1-USA-493027518264-P-2612-0-90'])('accepts the SPEC test vector %s', (id) => {
