@@ -47,7 +47,9 @@ const int = (min: number, max: number) =>
   });
 
 const jurisdiction = makeValidator<string>((input) => {
-  const code = input.trim().toUpperCase();
+  // ASCII-only upper-casing: toUpperCase() would turn 'ſ' into 'S' and 'ı' into 'I'.
+  const trimmed = input.trim();
+  const code = /^[a-zA-Z]{3}$/.test(trimmed) ? trimmed.toUpperCase() : trimmed;
   if (!isKnownJurisdiction(code)) throw new Error(`"${input}" is not an ISO 3166-1 alpha-3 code, XIW or XDG`);
   return code;
 });

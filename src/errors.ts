@@ -59,9 +59,14 @@ export function toChittyError(err: unknown): ChittyError {
   return new ChittyError(status.INTERNAL, 'internal error', { cause: err });
 }
 
+// grpc-js sends the message through encodeURI, which throws on a lone surrogate (caller text cut
+// inside an emoji): the call would never be answered and the rejection would crash the process.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 /** The grpc-js error object for a ChittyError: code, safe message and trailing metadata only. */
 export function toServiceError(err: ChittyError): Partial<ServiceError> {
   const metadata = new Metadata();
   for (const [key, value] of Object.entries(err.trailers)) metadata.set(key, value);
-  return { code: err.code, details: err.message, message: err.message, metadata };
+  const message = err.message.replace(LONE_SURROGATE, '\uFFFD');
+  return { code: err.code, details: message, message, metadata };
 }

@@ -11,6 +11,7 @@ import { createChittyIdRepository } from './db/chitty-id.repository.js';
 import { createSequenceRepository } from './db/sequence.repository.js';
 import { createServerCredentials } from './grpc/server-credentials.js';
 import { addReflection } from './grpc/reflection.js';
+import { limitMetadataSize } from './grpc/metadata-limit.js';
 import { createHealthMonitor } from './health/health-monitor.js';
 import { startHealthServer, type HttpListener } from './http/health-server.js';
 import { startMetricsServer } from './http/metrics-server.js';
@@ -29,6 +30,9 @@ import { unary, type RpcPolicy } from './rpc/unary.js';
 import { validateRpc } from './rpc/validate.rpc.js';
 import { createLogger, rpcLogFields } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
+
+/** How long closing may take after a drain that hit CHITTYID_SHUTDOWN_TIMEOUT_MS (20 s + 2 s + 5 s telemetry < 30 s). */
+const CLOSE_GRACE_MS = 2000;
 
 /** A running ChittyID server: gRPC, the HTTP health shim and (optionally) /metrics. */
 export interface ChittyIdServer {
@@ -158,12 +162,15 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       'grpc.max_send_message_length': 4 * 1024 * 1024,
       'grpc.max_concurrent_streams': 1000,
       'grpc.max_metadata_size': 16 * 1024,
+      // grpc-js ignores the option above, so the limit is enforced by an interceptor.
+      interceptors: [limitMetadataSize(16 * 1024)],
       'grpc.keepalive_time_ms': 60_000,
       'grpc.keepalive_permit_without_calls': 1,
     });
     grpcServer.addService(ChittyIdServiceService, handlers);
     health.implementation.addToServer(grpcServer);
     addReflection(grpcServer);
+
     const grpcPort = await new Promise<number>((resolve, reject) => {
       grpcServer.bindAsync(`${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.grpcPort}`, credentials, (err, port) => (err ? reject(err) : resolve(port)));
     });
@@ -188,11 +195,17 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         accepting = false;
         const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref());
         const idle = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve));
-        await Promise.race([Promise.all([idle, mintService.drain()]), deadline]);
-        for (const close of closers.reverse()) {
-          await close().catch((err) => logger.warn({ err }, 'error while closing'));
-        }
-        if (!overrides.database) await database.close().catch(() => {});
+        const drained = await Promise.race([Promise.all([idle, mintService.drain()]).then(() => true), deadline.then(() => false)]);
+        if (!drained) logger.warn({ inFlight, timeoutMs: config.shutdownTimeoutMs }, 'shutdown timeout: abandoning calls still in flight');
+        const closing = (async () => {
+          for (const close of closers.reverse()) {
+            await close().catch((err) => logger.warn({ err }, 'error while closing'));
+          }
+          if (!overrides.database) await database.close().catch(() => {});
+        })();
+        // A call stuck in the database (say, behind a lock) would keep tryShutdown() and pool.end()
+        // waiting forever: past the timeout, closing gets a short grace and the exit drops the call.
+        await (drained ? closing : Promise.race([closing, new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())]));
         logger.info({ durationMs: Math.round(performance.now() - started) }, 'shutdown complete');
       })();
       return shuttingDown;

@@ -109,10 +109,12 @@ export function createChittyIdRepository(db: Kysely<Database>): ChittyIdReposito
             ids: sql<string[]>`${w.ids as string[]}::text[]`,
           })))
           .onConflict((oc) => oc.columns(['principal', 'idempotency_key']).doNothing())
-          .returning(['principal', 'idempotency_key'])
+          // Winners are told by their first (ASCII) ID, not by the key read back: PGlite's
+          // decoder strips a leading U+FEFF from text results, so a key can come back changed.
+          .returning(sql<string>`ids[1]`.as('first_id'))
           .execute();
-        const winners = new Set(won.map((r) => `${r.principal}\u0000${r.idempotency_key}`));
-        const accepted = writes.map((w) => w.idempotency === undefined || winners.delete(`${w.principal}\u0000${w.idempotency.key}`));
+        const winners = new Set(won.map((r) => r.first_id));
+        const accepted = writes.map((w) => w.idempotency === undefined || winners.has(w.ids[0]!));
         await insertIds(trx, writes.filter((_, i) => accepted[i]));
         return accepted;
       });

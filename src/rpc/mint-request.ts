@@ -39,7 +39,9 @@ export function toMintSpec(req: CommonFields, kind: MintSpec['kind'], count: num
       ? `is required and must be ${ENTITY_TYPES} (ENTITY_TYPE_UNSPECIFIED is never defaulted)`
       : `unknown value ${req.entityType}; must be ${ENTITY_TYPES}`);
   }
-  const jurisdiction = req.jurisdiction === '' ? ctx.defaultJurisdiction : req.jurisdiction.toUpperCase();
+  // Upper-case ASCII only: toUpperCase() turns 'ſ' and 'ı' into 'S' and 'I', so "uſa" would mint USA.
+  const jurisdiction = req.jurisdiction === '' ? ctx.defaultJurisdiction
+    : /^[a-zA-Z]{3}$/.test(req.jurisdiction) ? req.jurisdiction.toUpperCase() : req.jurisdiction;
   const region = /^[A-Z]{3}$/.test(jurisdiction) ? regionOf(jurisdiction) : undefined;
   if (region === undefined) {
     throw invalidArgument('jurisdiction', `"${req.jurisdiction.slice(0, 16)}" is not an ISO 3166-1 alpha-3 code, XIW or XDG`);
