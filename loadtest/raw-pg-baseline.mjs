@@ -20,7 +20,8 @@ const { values: opt } = parseArgs({
     rows: { type: 'string', default: '1000' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
-    // Experiment: 'lean' drops the 8 generated STORED columns and the CHECK regex, to price them.
+    // Experiments pricing the schema: 'like' = chitty_ids as migrated; 'no-check' drops the CHECK
+    // regex; 'no-generated' drops the 8 generated STORED columns; 'lean' drops both.
     ddl: { type: 'string', default: 'like' },
   },
 });
@@ -57,11 +58,18 @@ const INSERT = `
 const admin = new pg.Client({ connectionString: opt['database-url'] });
 await admin.connect();
 await admin.query('DROP TABLE IF EXISTS chitty_ids_raw');
-await admin.query(opt.ddl === 'lean'
-  ? `CREATE TABLE chitty_ids_raw (id text PRIMARY KEY, metadata jsonb NOT NULL DEFAULT '{}', state text NOT NULL DEFAULT 'ACTIVE',
+const leanColumns = (check) => `CREATE TABLE chitty_ids_raw (id text PRIMARY KEY ${check ? "CHECK (id ~ '^04-[1-9]-[A-Z]{3}-[0-9]{12}-[PLTEA]-[0-9]{4}-[0-5]-[0-9]{2}$')" : ''},
+     metadata jsonb NOT NULL DEFAULT '{}', state text NOT NULL DEFAULT 'ACTIVE',
      principal text NOT NULL, idempotency_key text, created_at timestamptz NOT NULL DEFAULT now(), revoked_at timestamptz,
-     revoked_reason text, revoked_by text)`
-  : 'CREATE TABLE chitty_ids_raw (LIKE chitty_ids INCLUDING ALL)');
+     revoked_reason text, revoked_by text)`;
+const DDL = {
+  like: 'CREATE TABLE chitty_ids_raw (LIKE chitty_ids INCLUDING ALL)',
+  'no-check': 'CREATE TABLE chitty_ids_raw (LIKE chitty_ids INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING INDEXES)',
+  'no-generated': leanColumns(true),
+  lean: leanColumns(false),
+};
+if (!DDL[opt.ddl]) throw new Error(`--ddl must be one of ${Object.keys(DDL).join(', ')}`);
+await admin.query(DDL[opt.ddl]);
 
 const writeIndex = new Array(rowsPerInsert).fill(1);
 const clients = await Promise.all(Array.from({ length: concurrency }, async () => {
