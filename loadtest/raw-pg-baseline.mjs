@@ -53,7 +53,7 @@ function nextIds(n) {
 const INSERT = `
   INSERT INTO chitty_ids_raw (id, metadata, principal, idempotency_key)
   SELECT r.id, ($2::jsonb[])[r.w], ($3::text[])[r.w], ($4::text[])[r.w]
-  FROM unnest($1::text[], $5::int[]) AS r(id, w)`;
+  FROM unnest(string_to_array($1, ','), string_to_array($5, ',')::int[]) AS r(id, w)`;
 
 const admin = new pg.Client({ connectionString: opt['database-url'] });
 await admin.connect();
@@ -71,7 +71,7 @@ const DDL = {
 if (!DDL[opt.ddl]) throw new Error(`--ddl must be one of ${Object.keys(DDL).join(', ')}`);
 await admin.query(DDL[opt.ddl]);
 
-const writeIndex = new Array(rowsPerInsert).fill(1);
+const writeIndex = new Array(rowsPerInsert).fill(1).join(',');
 const clients = await Promise.all(Array.from({ length: concurrency }, async () => {
   const c = new pg.Client({ connectionString: opt['database-url'] });
   await c.connect();
@@ -79,7 +79,7 @@ const clients = await Promise.all(Array.from({ length: concurrency }, async () =
 }));
 
 // One short warm-up insert per connection (plans, catalog caches), not counted.
-await Promise.all(clients.map((c) => c.query(INSERT, [nextIds(rowsPerInsert), ['{}'], ['loadtest'], [null], writeIndex])));
+await Promise.all(clients.map((c) => c.query(INSERT, [nextIds(rowsPerInsert).join(','), ['{}'], ['loadtest'], [null], writeIndex])));
 await admin.query('TRUNCATE chitty_ids_raw');
 
 let rows = 0;
@@ -91,7 +91,7 @@ await Promise.all(clients.map(async (c) => {
   while (performance.now() < deadline) {
     const ids = nextIds(rowsPerInsert);
     const t0 = performance.now();
-    const r = await c.query(INSERT, [ids, ['{}'], ['loadtest'], [null], writeIndex]);
+    const r = await c.query(INSERT, [ids.join(','), ['{}'], ['loadtest'], [null], writeIndex]);
     latencies.push(performance.now() - t0);
     rows += r.rowCount;
     inserts++;

@@ -128,6 +128,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     let accepting = true;
     let inFlight = 0;
     let idleWaiters: (() => void)[] = [];
+    const logDebug = logger.isLevelEnabled('debug');
     const policy: RpcPolicy = {
       acceptingCalls: () => accepting,
       authenticate: (metadata, scope) => authenticator.authenticate(metadata, scope),
@@ -139,11 +140,13 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       finished: (info) => {
         metrics.observeRpc(info.method, info.code, info.durationMs / 1000);
         if (info.code === status.UNAVAILABLE && accepting) health.reportDatabaseDown();
-        const fields = rpcLogFields(info);
+        // Log fields are built only for calls that are logged (failures, or every call at debug).
         if (info.error && (info.code === status.INTERNAL || info.code === status.UNAVAILABLE)) {
-          logger.error({ ...fields, err: info.error.cause ?? info.error }, 'rpc failed');
-        } else if (logger.isLevelEnabled('debug') || info.code !== status.OK) {
-          logger[info.code === status.OK ? 'debug' : 'info'](fields, 'rpc');
+          logger.error({ ...rpcLogFields(info), err: info.error.cause ?? info.error }, 'rpc failed');
+        } else if (info.code !== status.OK) {
+          logger.info(rpcLogFields(info), 'rpc');
+        } else if (logDebug) {
+          logger.debug(rpcLogFields(info), 'rpc');
         }
       },
     };

@@ -65,7 +65,9 @@ function toRecord(row: { [K in keyof RecordColumns]: unknown }): IdRecordRow {
 
 /**
  * Inserts the IDs of several writes with one statement: rows are unnested from arrays, and each
- * row takes its write's metadata, principal and key by subscript.
+ * row takes its write's metadata, principal and key by subscript. Writes with the same metadata,
+ * principal and key share one entry (a group of plain Mints is one), and the IDs and subscripts
+ * travel as comma-joined text, which pg sends without escaping each element (IDs hold no comma).
  */
 async function insertIds(db: Kysely<Database>, writes: readonly MintWrite[]): Promise<void> {
   const ids: string[] = [];
@@ -73,18 +75,25 @@ async function insertIds(db: Kysely<Database>, writes: readonly MintWrite[]): Pr
   const metadata: string[] = [];
   const principals: string[] = [];
   const keys: (string | null)[] = [];
+  const entryOf = new Map<string, number>();
   for (const w of writes) {
-    metadata.push(w.metadataJson);
-    principals.push(w.principal);
-    keys.push(w.idempotency?.key ?? null);
-    const n = metadata.length;
+    const key = w.idempotency?.key ?? null;
+    const identity = `${w.principal}\u0000${key ?? ''}\u0000${key === null ? 0 : 1}\u0000${w.metadataJson}`;
+    let n = entryOf.get(identity);
+    if (n === undefined) {
+      metadata.push(w.metadataJson);
+      principals.push(w.principal);
+      keys.push(key);
+      n = metadata.length;
+      entryOf.set(identity, n);
+    }
     for (const id of w.ids) { ids.push(id); writeIndex.push(n); }
   }
   if (ids.length === 0) return;
   await sql`
     INSERT INTO chitty_ids (id, metadata, principal, idempotency_key)
     SELECT r.id, (${metadata}::jsonb[])[r.w], (${principals}::text[])[r.w], (${keys}::text[])[r.w]
-    FROM unnest(${ids}::text[], ${writeIndex}::int[]) AS r(id, w)`.execute(db);
+    FROM unnest(string_to_array(${ids.join(',')}, ','), string_to_array(${writeIndex.join(',')}, ',')::int[]) AS r(id, w)`.execute(db);
 }
 
 export function createChittyIdRepository(db: Kysely<Database>): ChittyIdRepository {

@@ -1,17 +1,9 @@
-import type { ColumnType, Generated, GeneratedAlways } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /** Row types; they never leave the repositories (STYLE: three layers). */
 
 export interface ChittyIdTable {
   id: string;
-  version: GeneratedAlways<string>;
-  region: GeneratedAlways<number>;
-  jurisdiction: GeneratedAlways<string>;
-  sequence: GeneratedAlways<string>;
-  entity_type: GeneratedAlways<string>;
-  yymm: GeneratedAlways<string>;
-  trust_level: GeneratedAlways<number>;
-  checksum: GeneratedAlways<string>;
   metadata: ColumnType<Record<string, string>, string, string>;
   state: Generated<'ACTIVE' | 'REVOKED'>;
   principal: string;
@@ -62,7 +54,26 @@ export interface IdAuditLogTable {
   at: Generated<Date>;
 }
 
+/** The view chitty_id_components: each ID with its components (read-only). */
+export interface ChittyIdComponentsView {
+  id: string;
+  version: string;
+  region: number;
+  jurisdiction: string;
+  sequence: string;
+  entity_type: string;
+  yymm: string;
+  trust_level: number;
+  checksum: string;
+  metadata: Record<string, string>;
+  state: 'ACTIVE' | 'REVOKED';
+  principal: string;
+  idempotency_key: string | null;
+  created_at: Date;
+}
+
 export interface Database {
+  chitty_id_components: ChittyIdComponentsView;
   chitty_ids: ChittyIdTable;
   idempotency_keys: IdempotencyKeyTable;
   sequence_counter: SequenceCounterTable;

@@ -39,3 +39,20 @@ export function yymmOf(epochMs: number): string {
 
 /** The 12-digit, zero-padded decimal form of a permuted sequence number. */
 export const sequenceDigits = (n: number): string => String(n).padStart(12, '0');
+
+/**
+ * The components of an ID this service minted (v04: fixed offsets, checksum already computed),
+ * read without the parser's regex and checksum work; only for IDs that formatId produced.
+ */
+export function mintedComponents(id: string): IdComponents {
+  return {
+    version: id.slice(0, 2),
+    region: id.charCodeAt(3) - 48,
+    jurisdiction: id.slice(5, 8),
+    sequence: id.slice(9, 21),
+    entityType: id[22] as EntityLetter,
+    yymm: id.slice(24, 28),
+    trustLevel: id.charCodeAt(29) - 48,
+    checksum: id.slice(31, 33),
+  };
+}

@@ -2,11 +2,30 @@ import { status } from '@grpc/grpc-js';
 import { ChittyError, toChittyError } from '../errors.js';
 import type { ChittyIdRepository, MintWrite } from '../db/chitty-id.repository.js';
 import type { MintPool } from '../pool/mint-pool.js';
+import type { MintTask } from '../pool/mint-task.js';
 import type { Clock } from './clock.js';
 import { yymmOf } from './id-writer.js';
 import { withSpan } from '../telemetry/tracing.js';
 import { requestHashOf, type MintSpec } from './mint-spec.js';
 import type { SequenceAllocator } from './sequence-allocator.js';
+
+/**
+ * The worker's view of a group: consecutive requests that ask for the same kind of ID merge into
+ * one run, so a group of identical Mints crosses the thread boundary as a single small object.
+ */
+function runsOf(group: readonly Pending[]): MintTask['specs'] {
+  const runs: { count: number; region: number; jurisdiction: string; entityType: MintSpec['entityType']; trustLevel: number }[] = [];
+  for (const { spec } of group) {
+    const last = runs[runs.length - 1];
+    if (last && last.region === spec.region && last.jurisdiction === spec.jurisdiction
+      && last.entityType === spec.entityType && last.trustLevel === spec.trustLevel) {
+      last.count += spec.count;
+    } else {
+      runs.push({ count: spec.count, region: spec.region, jurisdiction: spec.jurisdiction, entityType: spec.entityType, trustLevel: spec.trustLevel });
+    }
+  }
+  return runs;
+}
 
 /** Mints IDs; every ID it returns has been committed. */
 export interface MintService {
@@ -119,10 +138,7 @@ export function createMintService(options: MintServiceOptions): MintService {
         counterRanges,
         total,
         yymm: yymmOf(clock.now()),
-        specs: leaders.map(({ spec }) => ({
-          count: spec.count, region: spec.region, jurisdiction: spec.jurisdiction,
-          entityType: spec.entityType, trustLevel: spec.trustLevel,
-        })),
+        specs: runsOf(leaders),
       }));
       let offset = 0;
       const writes: MintWrite[] = leaders.map(({ spec, requestHash }) => {

@@ -1,5 +1,5 @@
 import type { MintRequest, MintResponse } from '../gen/chittyid/v1/chittyid.js';
-import { parseId } from '../minting/id-format.js';
+import { mintedComponents } from '../minting/id-writer.js';
 import type { MintService } from '../minting/mint.service.js';
 import { toChittyIdMessage } from './components.js';
 import { toMintSpec } from './mint-request.js';
@@ -12,8 +12,7 @@ export function mintRpc(deps: { mintService: MintService; defaultJurisdiction: s
     async handle(request, ctx) {
       const spec = toMintSpec(request, 'mint', 1, { ...ctx, defaultJurisdiction: deps.defaultJurisdiction });
       const [value] = await deps.mintService.mint(spec);
-      const parsed = parseId(value!);
-      return { id: toChittyIdMessage(value!, parsed.id!) };
+      return { id: toChittyIdMessage(value!, mintedComponents(value!)) };
     },
   };
 }

@@ -43,7 +43,8 @@ export interface RpcDefinition<Req, Res> {
   readonly scope: Scope;
   /** Rate-limit tokens the request costs (MintBatch costs its count). */
   cost?(request: Req): number;
-  handle(request: Req, ctx: CallContext): Promise<Res>;
+  /** May answer synchronously (no I/O needed): the wrapper then responds in the same turn. */
+  handle(request: Req, ctx: CallContext): Res | Promise<Res>;
 }
 
 function deadlineOf(call: ServerUnaryCall<unknown, unknown>): number | undefined {
@@ -53,45 +54,91 @@ function deadlineOf(call: ServerUnaryCall<unknown, unknown>): number | undefined
 }
 
 /**
+ * One call in flight: the context a handler sees and what the finished-call report needs.
+ * A class, so that the lazy request id is a prototype getter rather than a per-call closure.
+ */
+class CallState implements CallContext {
+  principal = '';
+  authenticated = false;
+  deadline: number | undefined = undefined;
+  private id: string | undefined;
+  constructor(metadata: Metadata, readonly started: number) {
+    this.id = firstValue(metadata, 'x-request-id');
+  }
+  /** The caller's x-request-id, or a UUID made when first asked for (a log line or a span). */
+  get requestId(): string {
+    return (this.id ??= randomUUID());
+  }
+}
+
+/**
  * Turns an async handler into a grpc-js unary handler: policy checks, a span, exactly one
  * callback, and every error mapped once to a documented status with a safe message.
+ * It runs on every call, so it keeps to one promise chain and no per-call closures beyond it.
  */
 export function unary<Req, Res>(policy: RpcPolicy, def: RpcDefinition<Req, Res>): handleUnaryCall<Req, Res> {
   // Spans only when instrumentation.ts started the SDK: without it a span is pure overhead.
   const spanName = `chittyid.${def.method}`;
-  const traced = telemetryActive()
-    ? <T>(attributes: Record<string, string>, fn: () => Promise<T>) => withSpan(spanName, attributes, fn)
-    : <T>(_attributes: Record<string, string>, fn: () => Promise<T>) => fn();
-  return (call, callback) => {
-    const started = performance.now();
-    const requestId = firstValue(call.metadata, 'x-request-id') ?? randomUUID();
-    let principal: string | undefined;
-    policy.callStarted();
-    void traced({ 'rpc.method': def.method, 'chittyid.request_id': requestId }, async () => {
-      if (!policy.acceptingCalls()) throw new ChittyError(status.UNAVAILABLE, 'server is shutting down');
-      principal = policy.authenticate(call.metadata, def.scope);
-      policy.rateLimit(principal, def.cost?.(call.request) ?? 1);
-      const deadline = deadlineOf(call);
-      if (deadline !== undefined && deadline <= Date.now()) {
-        throw new ChittyError(status.DEADLINE_EXCEEDED, 'deadline exceeded before the call started');
-      }
-      return def.handle(call.request, { principal, deadline, requestId });
-    }).then(
-      (response) => {
-        finish(status.OK, undefined, currentTraceId());
-        callback(null, response);
-      },
-      (err: unknown) => {
-        const error = toChittyError(err);
-        finish(error.code, error, currentTraceId());
-        callback(toServiceError(error));
-      },
-    ).finally(() => policy.callEnded());
+  const tracing = telemetryActive();
 
-    function finish(code: status, error: ChittyError | undefined, traceId: string | undefined): void {
-      policy.finished({ method: def.method, code, durationMs: performance.now() - started, principal, requestId, traceId, error });
+  function begin(call: ServerUnaryCall<Req, Res>, state: CallState): Res | Promise<Res> {
+    if (!policy.acceptingCalls()) throw new ChittyError(status.UNAVAILABLE, 'server is shutting down');
+    state.principal = policy.authenticate(call.metadata, def.scope);
+    state.authenticated = true;
+    policy.rateLimit(state.principal, def.cost?.(call.request) ?? 1);
+    state.deadline = deadlineOf(call);
+    if (state.deadline !== undefined && state.deadline <= Date.now()) {
+      throw new ChittyError(status.DEADLINE_EXCEEDED, 'deadline exceeded before the call started');
     }
+    return def.handle(call.request, state);
+  }
+
+  function report(state: CallState, code: status, error: ChittyError | undefined): void {
+    policy.finished({
+      method: def.method, code, durationMs: performance.now() - state.started,
+      principal: state.authenticated ? state.principal : undefined,
+      get requestId() { return state.requestId; },
+      traceId: tracing ? currentTraceId() : undefined,
+      error,
+    });
+  }
+
+  return (call, callback) => {
+    const state = new CallState(call.metadata, performance.now());
+    policy.callStarted();
+    const succeed = (response: Res): void => {
+      report(state, status.OK, undefined);
+      policy.callEnded();
+      respond(() => callback(null, response));
+    };
+    const fail = (err: unknown): void => {
+      const error = toChittyError(err);
+      report(state, error.code, error);
+      policy.callEnded();
+      respond(() => callback(toServiceError(error)));
+    };
+    let result: Res | Promise<Res>;
+    try {
+      result = tracing
+        ? withSpan(spanName, { 'rpc.method': def.method, 'chittyid.request_id': state.requestId }, async () => begin(call, state))
+        : begin(call, state);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    // An answer computed without I/O goes out in this turn: an extra promise hop costs ~10 µs.
+    if (result instanceof Promise) result.then(succeed, fail);
+    else succeed(result);
   };
+}
+
+/** grpc-js reports its own failures (e.g. serialisation) to the caller; a throw must not escape. */
+function respond(send: () => void): void {
+  try {
+    send();
+  } catch {
+    // nothing more can be sent on this call
+  }
 }
 
 function firstValue(metadata: Metadata, key: string): string | undefined {

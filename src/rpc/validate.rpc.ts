@@ -13,7 +13,7 @@ export function validateRpc(deps: { repository: ChittyIdRepository }): RpcDefini
   return {
     method: 'Validate',
     scope: 'chittyid:read',
-    async handle(request) {
+    handle(request) {
       if (request.id === '') throw invalidArgument('id', 'is required');
       const parsed = parseId(request.id);
       const response: ValidateResponse = {
@@ -23,14 +23,14 @@ export function validateRpc(deps: { repository: ChittyIdRepository }): RpcDefini
         registered: false,
         state: IdState.ID_STATE_UNSPECIFIED,
       };
-      if (request.checkRegistry && parsed.valid) {
-        const record = await deps.repository.findById(request.id);
+      if (!(request.checkRegistry && parsed.valid)) return response;
+      return deps.repository.findById(request.id).then((record) => {
         if (record) {
           response.registered = true;
           response.state = toIdState(record.state);
         }
-      }
-      return response;
+        return response;
+      });
     },
   };
 }

@@ -109,6 +109,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const rpcRequests = new Counter({ name: 'chittyid_rpc_requests_total', help: 'Finished RPCs by method and gRPC status', labelNames: ['method', 'code'] as const, registers });
   const rpcDuration = new Histogram({ name: 'chittyid_rpc_duration_seconds', help: 'RPC latency by method and gRPC status', labelNames: ['method', 'code'] as const, buckets: LATENCY_BUCKETS, registers });
 
+  const rpcChildren = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
+
   const metrics: Metrics = {
     registry,
     rpcRequests,
@@ -126,9 +128,17 @@ export function createMetrics(options: MetricsOptions): Metrics {
     targetTps: new Gauge({ name: 'chittyid_target_tps', help: 'Throughput this deployment is sized for (TARGET_TPS)', registers }),
     info: new Gauge({ name: 'chittyid_info', help: 'Always 1; node identity and service version', labelNames: ['node_id', 'version'] as const, registers }),
     observeRpc(method, code, durationSeconds) {
-      const labels = { method, code: status[code] ?? String(code) };
-      rpcRequests.inc(labels);
-      rpcDuration.observe(labels, durationSeconds);
+      // Children are cached per (method, code): prom-client hashes the label object on every
+      // call otherwise, and this runs once per RPC.
+      const key = `${method}\u0000${code}`;
+      let child = rpcChildren.get(key);
+      if (child === undefined) {
+        const labels = { method, code: status[code] ?? String(code) };
+        child = { requests: rpcRequests.labels(labels), duration: rpcDuration.labels(labels) };
+        rpcChildren.set(key, child);
+      }
+      child.requests.inc();
+      child.duration.observe(durationSeconds);
     },
     onCollect(fn) {
       registry.callbacks.add(fn);

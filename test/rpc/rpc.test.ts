@@ -45,6 +45,18 @@ describe.each(backends)('ChittyIdService over %s', (backend) => {
       expect(record!.createdAt!.getTime()).toBeGreaterThan(Date.now() - 60_000);
     });
 
+    it('requests committed in one group keep their own metadata, type and jurisdiction', async () => {
+      const asks = Array.from({ length: 24 }, (_, i) => ({
+        entityType: (i % 5) + 1 as EntityType, jurisdiction: ['USA', 'FRA', 'JPN'][i % 3]!, metadata: i % 4 === 0 ? {} : { n: String(i) },
+      }));
+      const minted = await Promise.all(asks.map((a) => s.client.mint(a)));
+      const records = await Promise.all(minted.map((m) => s.client.resolve({ id: m.id!.value })));
+      records.forEach((r, i) => {
+        expect(r.record!.metadata).toEqual(asks[i]!.metadata);
+        expect(r.record!.id).toMatchObject({ entityType: asks[i]!.entityType, jurisdiction: asks[i]!.jurisdiction });
+      });
+    });
+
     it('ENTITY_TYPE_UNSPECIFIED is INVALID_ARGUMENT, never a default', async () => {
       const e = await codeOf(s.client.mint({ jurisdiction: 'USA' }));
       expect(e.code).toBe(status.INVALID_ARGUMENT);
@@ -102,6 +114,12 @@ describe.each(backends)('ChittyIdService over %s', (backend) => {
       for (const id of ids) expect(parseId(id)).toMatchObject({ valid: true, id: { entityType: 'L', jurisdiction: 'BRA', region: 2 } });
       const stored = await db.handle.db.selectFrom('chitty_ids').select((eb) => eb.fn.countAll<number>().as('n')).where('id', 'in', ids).executeTakeFirstOrThrow();
       expect(Number(stored.n)).toBe(1000);
+      // The components are queryable in SQL through the chitty_id_components view.
+      const row = await db.handle.db.selectFrom('chitty_id_components').selectAll().where('id', '=', ids[7]!).executeTakeFirstOrThrow();
+      expect(row).toMatchObject({
+        version: '04', region: 2, jurisdiction: 'BRA', sequence: ids[7]!.slice(9, 21), entity_type: 'L',
+        trust_level: 0, checksum: ids[7]!.slice(-2), metadata: { src: 'batch' }, state: 'ACTIVE', principal: 'anonymous',
+      });
     });
 
     it.each([0, 1001])('count %i → INVALID_ARGUMENT naming MAX_BATCH_SIZE', async (count) => {

@@ -60,3 +60,12 @@ describe('yymmOf', () => {
     expect(yymmOf(Date.UTC(2009, 4, 1))).toBe('0905');
   });
 });
+
+describe('mintedComponents', () => {
+  it('reads the same components as the parser from a minted v04 ID', async () => {
+    const { mintedComponents } = await import('../../src/minting/id-writer.js');
+    for (const id of ['04-1-USA-493027518264-P-2612-0-90', formatId({ version: '04', region: 9, jurisdiction: 'XDG', sequence: '000000000007', entityType: 'A', yymm: '0901', trustLevel: 5 })]) {
+      expect(mintedComponents(id)).toEqual(parseId(id).id);
+    }
+  });
+});
