@@ -135,7 +135,7 @@ export async function startService({ databaseUrl, sequenceKey, poolSize, extraEn
   };
   delete env.CHITTYID_API_KEYS_FILE;
   const started = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, '--import', './dist/src/telemetry/instrumentation.js', 'dist/src/main.js'], {
+  const child = spawn(process.execPath, [...nodeArgs, '--max-semi-space-size=4', '--import', './dist/src/telemetry/instrumentation.js', 'dist/src/main.js'], {
     cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines = [];

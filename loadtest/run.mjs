@@ -39,7 +39,8 @@ const { values: opt } = parseArgs({
     target: { type: 'string' },
     'database-url': { type: 'string' },
     'pool-sizes': { type: 'string' },
-    'pool-size': { type: 'string', default: process.env.UV_THREADPOOL_SIZE },
+    // The deployed default (.env.example, docker-compose.prod.yml), chosen from the pool-size table.
+    'pool-size': { type: 'string', default: process.env.UV_THREADPOOL_SIZE ?? '2' },
     'skip-build': { type: 'boolean', default: false },
     'no-h2load': { type: 'boolean', default: false },
     'report-only': { type: 'boolean', default: false },

@@ -14,7 +14,7 @@ export interface ServiceProcess {
 
 /** Starts `node dist/src/main.js` with `env` on free ports; resolves once it logs "chittyid ready". */
 export function spawnService(env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', './dist/src/telemetry/instrumentation.js', 'dist/src/main.js'], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--import', './dist/src/telemetry/instrumentation.js', 'dist/src/main.js'], {
     env: { PATH: process.env.PATH ?? '', GRPC_PORT: '0', PORT: '0', LOG_LEVEL: 'info', UV_THREADPOOL_SIZE: '2', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -40,7 +40,7 @@ export interface OpsServiceOptions {
  */
 export function startService(env: Record<string, string>, options: OpsServiceOptions = {}): Promise<OpsService> {
   const cwd = options.cwd ?? process.cwd();
-  const node = [process.execPath, '--import', './dist/src/telemetry/instrumentation.js', 'dist/src/main.js'];
+  const node = [process.execPath, '--max-semi-space-size=4', '--import', './dist/src/telemetry/instrumentation.js', 'dist/src/main.js'];
   const [command, ...args] = [...(options.wrapper ?? []), ...node];
   const child = spawn(command!, args, {
     cwd,
