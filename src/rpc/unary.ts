@@ -3,6 +3,7 @@ import { status, type handleUnaryCall, type Metadata, type ServerUnaryCall } fro
 import { ChittyError, toChittyError, toServiceError } from '../errors.js';
 import type { Scope } from '../auth/scopes.js';
 import { currentTraceId, withSpan } from '../telemetry/tracing.js';
+import type { RpcLogInput } from '../telemetry/logger.js';
 import { telemetryActive } from '../telemetry/telemetry-shutdown.js';
 
 /** What a handler knows about its call beyond the request. */
@@ -28,13 +29,8 @@ export interface RpcPolicy {
   callEnded(): void;
 }
 
-export interface FinishedCall {
-  readonly method: string;
-  readonly code: status;
-  readonly durationMs: number;
-  readonly principal: string | undefined;
-  readonly requestId: string;
-  readonly traceId: string | undefined;
+/** A finished call: its log-line fields, plus the error it ended with. */
+export interface FinishedCall extends RpcLogInput {
   readonly error: ChittyError | undefined;
 }
 

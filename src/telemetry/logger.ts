@@ -74,7 +74,7 @@ export interface RpcLogInput {
   readonly traceId: string | undefined;
 }
 
-/** The standard fields of the per-RPC log line (see docs/operations-draft.md). */
+/** The standard fields of the per-RPC log line (README, Operations → Logs). */
 export interface RpcLogFields {
   readonly method: string;
   /** gRPC status name, e.g. 'OK', 'INVALID_ARGUMENT'. */

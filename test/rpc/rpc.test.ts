@@ -47,7 +47,7 @@ describe.each(backends)('ChittyIdService over %s', (backend) => {
 
     it('requests committed in one group keep their own metadata, type and jurisdiction', async () => {
       const asks = Array.from({ length: 24 }, (_, i) => ({
-        entityType: (i % 5) + 1 as EntityType, jurisdiction: ['USA', 'FRA', 'JPN'][i % 3]!, metadata: i % 4 === 0 ? {} : { n: String(i) },
+        entityType: (i % 5) + 1 as EntityType, jurisdiction: ['USA', 'FRA', 'JPN'][i % 3]!, metadata: (i % 4 === 0 ? {} : { n: String(i) }) as Record<string, string>,
       }));
       const minted = await Promise.all(asks.map((a) => s.client.mint(a)));
       const records = await Promise.all(minted.map((m) => s.client.resolve({ id: m.id!.value })));
