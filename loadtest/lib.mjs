@@ -86,7 +86,17 @@ export async function freshDatabase(adminUrl, db) {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    await client.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    // An autovacuum worker still busy on the last run's rows cannot be ended by a non-superuser
+    // (SQLSTATE 42501); it finishes within seconds, so retry for a while.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+        break;
+      } catch (err) {
+        if (err.code !== '42501' || attempt >= 30) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
     await client.query(`CREATE DATABASE ${db}`);
   } finally {
     await client.end();

@@ -25,7 +25,16 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop(): P
     async drop() {
       const c = new pg.Client({ connectionString: base.toString() });
       await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      // An autovacuum worker on the database cannot be ended by a non-superuser (42501): retry.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code !== '42501' || attempt >= 30) throw err;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
       await c.end();
     },
   };
