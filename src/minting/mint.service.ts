@@ -154,14 +154,15 @@ export function createMintService(options: MintServiceOptions): MintService {
       });
       const accepted = await withSpan('chittyid.db.write', { 'chittyid.rows': total, 'chittyid.requests': leaders.length }, () => repository.commitMints(writes));
       observer?.onGroupCommitted?.({ requests: leaders.length, rows: total, durationMs: performance.now() - started });
-      await Promise.all(leaders.map(async (p, i) => {
-        try {
-          if (accepted[i]) {
-            observer?.onMinted?.(p.spec.entityType, p.spec.count);
-            p.resolve(writes[i]!.ids as string[]);
-          } else await answerFromStored(p);
-        } catch (err) { p.reject(err); }
-      }));
+      // Committed callers are answered in this turn; only key losers wait for a lookup.
+      const lookups: Promise<void>[] = [];
+      leaders.forEach((p, i) => {
+        if (accepted[i]) {
+          observer?.onMinted?.(p.spec.entityType, p.spec.count);
+          p.resolve(writes[i]!.ids as string[]);
+        } else lookups.push(answerFromStored(p).catch((err) => p.reject(err)));
+      });
+      await Promise.all(lookups);
     } catch (err) {
       const error = toChittyError(err);
       for (const p of leaders) p.reject(error);
@@ -169,29 +170,39 @@ export function createMintService(options: MintServiceOptions): MintService {
     await Promise.all(followers.map((p) => answerFromStored(p).catch((err) => p.reject(err))));
   }
 
+  function settled(): void {
+    if (--outstanding === 0) { const w = drainWaiters; drainWaiters = []; w.forEach((f) => f()); }
+  }
+
+  /** Queues a request for the next group; the promise settles after that group's commit. */
+  function enqueue(spec: MintSpec, requestHash: string | undefined): Promise<string[]> {
+    outstanding++;
+    return new Promise<string[]>((resolve, reject) => {
+      queue.push({
+        spec, requestHash,
+        resolve: (ids) => { settled(); resolve(ids); },
+        reject: (err) => { settled(); reject(err); },
+      });
+      schedule();
+    });
+  }
+
+  async function mintWithKey(spec: MintSpec, key: string): Promise<string[]> {
+    const requestHash = requestHashOf(spec);
+    // A retry is answered from the stored row without minting anything.
+    const stored = await repository.findIdempotency(spec.principal, key);
+    if (stored) {
+      if (stored.requestHash !== requestHash) {
+        throw new ChittyError(status.ALREADY_EXISTS, 'idempotency_key: already used with different parameters');
+      }
+      return [...stored.ids];
+    }
+    return enqueue(spec, requestHash);
+  }
+
   return {
-    async mint(spec) {
-      const requestHash = spec.idempotencyKey !== undefined ? requestHashOf(spec) : undefined;
-      if (spec.idempotencyKey !== undefined) {
-        // A retry is answered from the stored row without minting anything.
-        const stored = await repository.findIdempotency(spec.principal, spec.idempotencyKey);
-        if (stored) {
-          if (stored.requestHash !== requestHash) {
-            throw new ChittyError(status.ALREADY_EXISTS, 'idempotency_key: already used with different parameters');
-          }
-          return [...stored.ids];
-        }
-      }
-      outstanding++;
-      try {
-        return await new Promise<string[]>((resolve, reject) => {
-          queue.push({ spec, requestHash, resolve, reject });
-          schedule();
-        });
-      } finally {
-        outstanding--;
-        if (outstanding === 0) { const w = drainWaiters; drainWaiters = []; w.forEach((f) => f()); }
-      }
+    mint(spec) {
+      return spec.idempotencyKey === undefined ? enqueue(spec, undefined) : mintWithKey(spec, spec.idempotencyKey);
     },
     drain() {
       return outstanding === 0 ? Promise.resolve() : new Promise<void>((resolve) => drainWaiters.push(resolve));

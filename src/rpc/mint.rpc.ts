@@ -9,10 +9,9 @@ export function mintRpc(deps: { mintService: MintService; defaultJurisdiction: s
   return {
     method: 'Mint',
     scope: 'chittyid:mint',
-    async handle(request, ctx) {
+    handle(request, ctx) {
       const spec = toMintSpec(request, 'mint', 1, { ...ctx, defaultJurisdiction: deps.defaultJurisdiction });
-      const [value] = await deps.mintService.mint(spec);
-      return { id: toChittyIdMessage(value!, mintedComponents(value!)) };
+      return deps.mintService.mint(spec).then(([value]) => ({ id: toChittyIdMessage(value!, mintedComponents(value!)) }));
     },
   };
 }
