@@ -7,12 +7,15 @@ import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 export class ChittyError extends Error {
   readonly code: status;
   readonly trailers: Readonly<Record<string, string>>;
+  /** Who was refused, when known (PERMISSION_DENIED): for logs only, never sent. */
+  readonly principal: string | undefined;
 
-  constructor(code: status, message: string, options: { cause?: unknown; trailers?: Record<string, string> } = {}) {
+  constructor(code: status, message: string, options: { cause?: unknown; trailers?: Record<string, string>; principal?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ChittyError';
     this.code = code;
     this.trailers = Object.freeze({ ...(options.trailers ?? {}) });
+    this.principal = options.principal;
   }
 }
 

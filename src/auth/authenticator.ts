@@ -64,7 +64,7 @@ export function createAuthenticator(keys: readonly ApiKey[] | undefined): Authen
     }
     if (found === undefined) throw invalidToken('no key has this token hash');
     if (!found.scopes.has(required)) {
-      throw new ChittyError(status.PERMISSION_DENIED, `this token lacks the ${required} scope`);
+      throw new ChittyError(status.PERMISSION_DENIED, `this token lacks the ${required} scope`, { principal: found.principal });
     }
     return found.principal;
   }

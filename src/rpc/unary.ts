@@ -92,7 +92,7 @@ export function unary<Req, Res>(policy: RpcPolicy, def: RpcDefinition<Req, Res>)
   function report(state: CallState, code: status, error: ChittyError | undefined): void {
     policy.finished({
       method: def.method, code, durationMs: performance.now() - state.started,
-      principal: state.authenticated ? state.principal : undefined,
+      principal: state.authenticated ? state.principal : error?.principal,
       get requestId() { return state.requestId; },
       traceId: tracing ? currentTraceId() : undefined,
       error,

@@ -210,10 +210,11 @@ describe('metrics and logs of a service process', () => {
       expect(l.durationMs as number).toBeGreaterThanOrEqual(0);
       // Successful calls at debug, failed ones at info (none of these is INTERNAL or UNAVAILABLE).
       expect(l.level).toBe(l.status === 'OK' ? 'debug' : 'info');
-      // The token's principal on every call that passed authentication. (Failed authentication has
-      // none: an unknown token has no principal, and the scope check throws before returning one.)
+      // The token's principal on every call with a known token, refused by scope included; an
+      // unknown token has none.
       if (l.status === 'UNAUTHENTICATED') expect(l.principal).toBeUndefined();
-      else if (l.status !== 'PERMISSION_DENIED') expect(['billing-svc', 'ops@example']).toContain(l.principal);
+      else if (l.status === 'PERMISSION_DENIED') expect(l.principal).toBe('ops@example');
+      else expect(['billing-svc', 'ops@example']).toContain(l.principal);
     }
     expect(rpc.filter((l) => l.method === 'Validate').map((l) => l.principal)).toEqual(Array(expected.validateOk).fill('ops@example'));
     expect(rpc.filter((l) => l.method !== 'Validate' && l.status !== 'UNAUTHENTICATED' && l.status !== 'PERMISSION_DENIED').map((l) => l.principal))
