@@ -11,6 +11,7 @@ import { createChittyIdRepository } from './db/chitty-id.repository.js';
 import { createSequenceRepository } from './db/sequence.repository.js';
 import { createServerCredentials } from './grpc/server-credentials.js';
 import { addReflection } from './grpc/reflection.js';
+import { encodeMintBatchResponse } from './grpc/mint-batch-response.codec.js';
 import { limitMetadataSize } from './grpc/metadata-limit.js';
 import { createHealthMonitor } from './health/health-monitor.js';
 import { startHealthServer, type HttpListener } from './http/health-server.js';
@@ -170,7 +171,11 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
       'grpc.keepalive_time_ms': 60_000,
       'grpc.keepalive_permit_without_calls': 1,
     });
-    grpcServer.addService(ChittyIdServiceService, handlers);
+    // MintBatch answers go through a one-pass encoder (same bytes, measured faster: npm run bench).
+    grpcServer.addService({
+      ...ChittyIdServiceService,
+      mintBatch: { ...ChittyIdServiceService.mintBatch, responseSerialize: encodeMintBatchResponse },
+    }, handlers);
     health.implementation.addToServer(grpcServer);
     addReflection(grpcServer);
 
