@@ -1,16 +1,18 @@
 import { checksumOf } from './checksum.js';
 import { isEntityLetter, type EntityLetter } from './entity-type.js';
-import { bodyOf } from './id-writer.js';
+import { bodyOf, type IdComponents } from './id-writer.js';
 import { regionOf } from './jurisdiction.js';
+
+// The reading half of the ID format (SPEC §1): parse and validate v03 and v04 IDs.
+// The writing half, which the worker threads load, is id-writer.ts.
+
+export type { IdComponents } from './id-writer.js';
 
 export const SEQUENCE_DIGITS: Readonly<Record<string, number>> = { '03': 4, '04': 12 };
 /** 10^12: the size of the v04 sequence space. */
 export const SEQUENCE_SPACE = 1_000_000_000_000;
 /** Longer input is rejected before it is parsed (the longest valid ID has 33 characters). */
 export const MAX_ID_LENGTH = 64;
-
-export type { IdComponents } from './id-writer.js';
-import type { IdComponents } from './id-writer.js';
 
 /** Stable reason codes returned by Validate. */
 export type ValidationReason =
