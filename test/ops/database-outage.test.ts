@@ -6,7 +6,7 @@ import { createTestClient, personRequest, type TestClient } from '../support/cli
 import { startServer, TEST_SEQUENCE_KEY, type RunningServer } from '../support/servers.js';
 import { createPrivatePostgres, privatePostgresUnavailable, type PrivatePostgres } from './support/private-postgres.js';
 import { checkHealth, freePort, healthClient, ready, type HealthClient } from './support/probes.js';
-import { startService, type OpsService } from './support/service-process.js';
+import { startService, type OpsService } from '../support/process.js';
 
 /**
  * Issue 3 point 10: with PostgreSQL stopped, calls fail fast with UNAVAILABLE and health reports

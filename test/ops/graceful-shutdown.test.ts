@@ -5,7 +5,7 @@ import { codeOf, createTestClient, personRequest, type TestClient } from '../sup
 import { createPostgresDatabase, hasPostgres } from '../support/databases.js';
 import { TEST_SEQUENCE_KEY } from '../support/servers.js';
 import { checkHealth, healthClient, ready, sleep } from './support/probes.js';
-import { exitWithin, startService, type OpsService } from './support/service-process.js';
+import { exitWithin, startService, type OpsService } from '../support/process.js';
 
 /**
  * README "Signals and shutdown" and SPEC §5, against `node dist/src/main.js` on a fresh

@@ -9,7 +9,7 @@ import { codeOf, createTestClient, personRequest, type TestClient } from '../sup
 import { createPostgresDatabase, hasPostgres } from '../support/databases.js';
 import { TEST_SEQUENCE_KEY } from '../support/servers.js';
 import { freePort } from './support/probes.js';
-import { startService, type OpsService } from './support/service-process.js';
+import { startService, type OpsService } from '../support/process.js';
 
 /**
  * README "Metrics" and "Logs", end to end: a service process with ENABLE_METRICS, LOG_LEVEL=debug

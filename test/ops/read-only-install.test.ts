@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestClient, personRequest } from '../support/client.js';
 import { createPostgresDatabase, hasPostgres } from '../support/databases.js';
 import { TEST_SEQUENCE_KEY } from '../support/servers.js';
-import { startService, type OpsService } from './support/service-process.js';
+import { startService, type OpsService } from '../support/process.js';
 
 /**
  * Issue 3 point 11 and the SOP's `read_only: true`: the service writes nothing outside its data
