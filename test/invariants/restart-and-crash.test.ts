@@ -60,8 +60,12 @@ describe.skipIf(!hasPostgres())('restarts and kill -9 (PostgreSQL)', () => {
       }
     };
     const load = Promise.all(Array.from({ length: 16 }, (_, n) => worker(n)));
-    // Let the load run, then kill the process without warning.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Let the load run (at least 1.5 s and 300 acknowledged IDs, at most 20 s on a busy
+    // machine), then kill the process without warning.
+    const loadStarted = Date.now();
+    while (Date.now() - loadStarted < 20_000 && (Date.now() - loadStarted < 1500 || acknowledged.length < 300)) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     victim.child.kill('SIGKILL');
     stop = true;
     await load;
