@@ -1,6 +1,6 @@
 import { bool, cleanEnv, makeValidator, num, str } from 'envalid';
 import { readSecret } from './secrets.js';
-import { isKnownJurisdiction } from './minting/jurisdiction.js';
+import { isKnownJurisdiction, normalizeJurisdiction } from './minting/jurisdiction.js';
 
 /** Everything the service reads from its environment, parsed once at startup. */
 export interface Config {
@@ -47,9 +47,7 @@ const int = (min: number, max: number) =>
   });
 
 const jurisdiction = makeValidator<string>((input) => {
-  // ASCII-only upper-casing: toUpperCase() would turn 'ſ' into 'S' and 'ı' into 'I'.
-  const trimmed = input.trim();
-  const code = /^[a-zA-Z]{3}$/.test(trimmed) ? trimmed.toUpperCase() : trimmed;
+  const code = normalizeJurisdiction(input.trim());
   if (!isKnownJurisdiction(code)) throw new Error(`"${input}" is not an ISO 3166-1 alpha-3 code, XIW or XDG`);
   return code;
 });

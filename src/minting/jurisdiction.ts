@@ -21,6 +21,14 @@ const REGION_BY_ALPHA3: ReadonlyMap<string, number> = new Map([
   ...Object.entries(SPECIAL_REGIONS),
 ]);
 
+/**
+ * Upper-cases a three-letter ASCII code and leaves anything else as it is: toUpperCase() on other
+ * text would turn 'ſ' into 'S' and 'ı' into 'I', so "uſa" would pass as USA.
+ */
+export function normalizeJurisdiction(input: string): string {
+  return /^[a-zA-Z]{3}$/.test(input) ? input.toUpperCase() : input;
+}
+
 /** True for an ISO 3166-1 alpha-3 code known to the dataset, or XIW / XDG. */
 export function isKnownJurisdiction(code: string): boolean {
   return REGION_BY_ALPHA3.has(code);

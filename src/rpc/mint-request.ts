@@ -1,7 +1,7 @@
 import { EntityType } from '../gen/chittyid/v1/chittyid.js';
 import { invalidArgument } from '../errors.js';
 import { letterOf } from '../minting/entity-type.js';
-import { regionOf } from '../minting/jurisdiction.js';
+import { normalizeJurisdiction, regionOf } from '../minting/jurisdiction.js';
 import type { MintSpec } from '../minting/mint-spec.js';
 
 /** Limits on caller-supplied data, so one request cannot bloat the registry. */
@@ -39,10 +39,9 @@ export function toMintSpec(req: CommonFields, kind: MintSpec['kind'], count: num
       ? `is required and must be ${ENTITY_TYPES} (ENTITY_TYPE_UNSPECIFIED is never defaulted)`
       : `unknown value ${req.entityType}; must be ${ENTITY_TYPES}`);
   }
-  // Upper-case ASCII only: toUpperCase() turns 'ſ' and 'ı' into 'S' and 'I', so "uſa" would mint USA.
-  const jurisdiction = req.jurisdiction === '' ? ctx.defaultJurisdiction
-    : /^[a-zA-Z]{3}$/.test(req.jurisdiction) ? req.jurisdiction.toUpperCase() : req.jurisdiction;
-  const region = /^[A-Z]{3}$/.test(jurisdiction) ? regionOf(jurisdiction) : undefined;
+  const jurisdiction = req.jurisdiction === '' ? ctx.defaultJurisdiction : normalizeJurisdiction(req.jurisdiction);
+  // The dataset's keys are exactly the accepted codes, so the lookup is the whole check.
+  const region = regionOf(jurisdiction);
   if (region === undefined) {
     throw invalidArgument('jurisdiction', `"${req.jurisdiction.slice(0, 16)}" is not an ISO 3166-1 alpha-3 code, XIW or XDG`);
   }
