@@ -36,6 +36,7 @@ export interface MintService {
 }
 
 export interface MintObserver {
+  /** After a group's database write commits; `durationMs` is that write alone. */
   onGroupCommitted?(info: { requests: number; rows: number; durationMs: number }): void;
   onMinted?(entityType: string, count: number): void;
 }
@@ -108,7 +109,6 @@ export function createMintService(options: MintServiceOptions): MintService {
   }
 
   async function commitGroup(group: Pending[]): Promise<void> {
-    const started = performance.now();
     // A deadline that has passed means nobody is waiting: write nothing for that caller.
     const now = Date.now();
     const live: Pending[] = [];
@@ -152,8 +152,9 @@ export function createMintService(options: MintServiceOptions): MintService {
             ? { idempotency: { key: spec.idempotencyKey, requestHash } } : {}),
         };
       });
+      const writeStarted = performance.now();
       const accepted = await withSpan('chittyid.db.write', { 'chittyid.rows': total, 'chittyid.requests': leaders.length }, () => repository.commitMints(writes));
-      observer?.onGroupCommitted?.({ requests: leaders.length, rows: total, durationMs: performance.now() - started });
+      observer?.onGroupCommitted?.({ requests: leaders.length, rows: total, durationMs: performance.now() - writeStarted });
       // Committed callers are answered in this turn; only key losers wait for a lookup.
       const lookups: Promise<void>[] = [];
       leaders.forEach((p, i) => {
